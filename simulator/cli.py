@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from simulator import __version__
+from simulator.engine.simulation import planned_horizon_s
 from simulator.errors import EXIT_BAD_INPUT, EXIT_RUNTIME, ScenarioError
 from simulator.report.document import build_document
 from simulator.report.formats import to_csv, to_json
@@ -126,7 +127,7 @@ def _run_with_progress(scenario: Scenario, source: str, workers: int) -> Any:
     if not console.is_terminal:
         return run_scenario(scenario, source, workers)
 
-    horizon = scenario.run.warmup + scenario.run.duration
+    horizon = planned_horizon_s(scenario)
     tasks = len(scenario.topologies) * scenario.run.replications
     with Progress(
         TextColumn("[progress.description]{task.description}"),

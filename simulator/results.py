@@ -4,7 +4,9 @@ Every figure of a topology is computed in each replication; the report gives
 the mean over replications and, with two or more, the half-width of a t-based
 95 % confidence interval (Student's t from SciPy). Replications are independent
 (their streams differ), so the interval is honest for the figure's long-run
-value at these settings.
+value at these settings. That holds for every reported number: topology
+figures, each latency percentile, and the numbers of each service and link.
+Figures too uncertain to trust are flagged (:mod:`simulator.reliability`).
 """
 
 import math
@@ -20,6 +22,7 @@ from simulator.engine.simulation import ReplicationResult
 from simulator.metrics.histogram import PERCENTILES, LatencyHistogram
 from simulator.pricing.cost import CostBreakdown, CostLine
 from simulator.pricing.monthly import MonthBasis
+from simulator.reliability import unreliable_figures
 
 CONFIDENCE = 0.95
 
@@ -32,11 +35,13 @@ class Estimate:
         mean: The mean of the per-replication values.
         half_width: Half the width of the t-interval; None with one replication.
         n: How many replications it rests on.
+        values: The per-replication values, in replication order.
     """
 
     mean: float
     half_width: float | None
     n: int
+    values: tuple[float, ...] = ()
 
     @property
     def relative_half_width(self) -> float | None:
@@ -51,10 +56,10 @@ def estimate(values: Sequence[float]) -> Estimate:
     n = len(values)
     mean = math.fsum(values) / n if n else 0.0
     if n < 2:
-        return Estimate(mean, None, n)
+        return Estimate(mean, None, n, tuple(values))
     sd = statistics.stdev(values)
     quantile = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
-    return Estimate(mean, quantile * sd / math.sqrt(n), n)
+    return Estimate(mean, quantile * sd / math.sqrt(n), n, tuple(values))
 
 
 @dataclass
@@ -69,6 +74,36 @@ class TopologySummary:
     figures: dict[str, Estimate] = field(default_factory=dict)
     latency: dict[str, Estimate] = field(default_factory=dict)
     pooled_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    unreliable: list[str] = field(default_factory=list)
+
+    def flat_figures(self) -> dict[str, Estimate]:
+        """Every topology figure by key, latency ones as ``latency_s.<key>``."""
+        flat = dict(self.figures)
+        flat.update({f"latency_s.{k}": v for k, v in self.latency.items()})
+        return flat
+
+    def littles_law(self) -> dict[str, Any] | None:
+        """Little's law over the replications that drained, or None if none did.
+
+        Returns L (time-average of measured requests in flight from the
+        window's start to the end of the run), lambda and W averaged over
+        those replications, and the largest relative gap |L - lambda W| / L
+        of any one of them (zero up to rounding: it is an identity).
+        """
+        drained = [r.littles_law() for r in self.replications]
+        triples = [t for t in drained if t is not None]
+        if not triples:
+            return None
+        n = len(triples)
+        return {
+            "replications": n,
+            "in_flight_mean": math.fsum(t[0] for t in triples) / n,
+            "arrival_rate_rps": math.fsum(t[1] for t in triples) / n,
+            "sojourn_mean_s": math.fsum(t[2] for t in triples) / n,
+            "largest_relative_gap": max(
+                abs(t[0] - t[1] * t[2]) / t[0] if t[0] else 0.0 for t in triples
+            ),
+        }
 
     @property
     def arrived(self) -> int:
@@ -124,6 +159,14 @@ class TopologySummary:
         """Each link's figures, numbers averaged over replications."""
         return _average_reports([r.hops for r in self.replications])
 
+    def service_intervals(self) -> dict[str, dict[str, Any]]:
+        """Each service's numbers' 95 % half-widths (None: one replication)."""
+        return _interval_reports([r.services for r in self.replications])
+
+    def hop_intervals(self) -> dict[str, dict[str, Any]]:
+        """Each link's numbers' 95 % half-widths (None: one replication)."""
+        return _interval_reports([r.hops for r in self.replications])
+
 
 def _average_reports(
     reports: list[dict[str, dict[str, Any]]],
@@ -132,6 +175,36 @@ def _average_reports(
     for name, first in reports[0].items():
         averaged[name] = _average_values([report[name] for report in reports], first)
     return averaged
+
+
+def _interval_reports(
+    reports: list[dict[str, dict[str, Any]]],
+) -> dict[str, dict[str, Any]]:
+    intervals: dict[str, dict[str, Any]] = {}
+    for name, first in reports[0].items():
+        found = _interval_values([report[name] for report in reports], first)
+        intervals[name] = found if isinstance(found, dict) else {}
+    return intervals
+
+
+def _interval_values(items: list[Any], first: Any) -> Any:
+    # The same walk as _average_values, keeping only numbers' half-widths.
+    if isinstance(first, dict):
+        keys = list(first)
+        for item in items[1:]:
+            keys += [k for k in item if k not in keys]
+        found = {
+            k: _interval_values([i.get(k, 0) for i in items], first.get(k, 0))
+            for k in keys
+        }
+        return {k: v for k, v in found.items() if v is not _NOT_A_NUMBER}
+    if isinstance(first, bool) or not isinstance(first, int | float):
+        return _NOT_A_NUMBER
+    numbers = [float(i) for i in items if isinstance(i, int | float)]
+    return estimate(numbers).half_width
+
+
+_NOT_A_NUMBER = object()
 
 
 def _average_values(items: list[Any], first: Any) -> Any:
@@ -155,9 +228,21 @@ def summarise(
     replications: list[ReplicationResult],
     costs: list[CostBreakdown],
     basis: MonthBasis,
+    bases: list[MonthBasis] | None = None,
 ) -> TopologySummary:
-    """Combine a topology's replications into estimates with intervals."""
+    """Combine a topology's replications into estimates with intervals.
+
+    Args:
+        name: The topology.
+        description: Its description.
+        replications: Its replications, in order.
+        costs: Each replication's priced month.
+        basis: How the month is extrapolated, as reported.
+        bases: Each replication's own basis (closed-loop users: the month's
+            volume follows the measured rate); default ``basis`` for all.
+    """
     summary = TopologySummary(name, description, replications, costs, basis)
+    volumes = [b.monthly_requests for b in bases or [basis] * len(replications)]
 
     def per_replication(value: Any) -> Estimate:
         return estimate(
@@ -174,9 +259,13 @@ def summarise(
             lambda r, c: sum(r.errors.values()) / r.arrived if r.arrived else 0.0
         ),
         "monthly_usd": per_replication(lambda r, c: c.monthly_usd),
-        "per_million_requests_usd": per_replication(
-            lambda r, c: c.monthly_usd / basis.monthly_requests * 1e6
+        "per_million_requests_usd": estimate(
+            [
+                c.monthly_usd / volume * 1e6 if volume else 0.0
+                for c, volume in zip(costs, volumes, strict=True)
+            ]
         ),
+        "in_flight_mean": per_replication(lambda r, c: r.in_flight_mean),
     }
 
     for key, percent in PERCENTILES:
@@ -190,4 +279,12 @@ def summarise(
 
     for replication in replications:
         summary.pooled_latency.merge(replication.latency)
+
+    # Flag what is too uncertain, by the rules of simulator.reliability.
+    summary.unreliable = unreliable_figures(
+        {k: (v.mean, v.half_width) for k, v in summary.flat_figures().items()},
+        [r.latency.count for r in replications],
+    )
+    if any(r.warmup_cut is not None and r.warmup_cut.at_limit for r in replications):
+        summary.unreliable.append("warmup_s")
     return summary

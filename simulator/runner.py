@@ -6,12 +6,17 @@ tasks in worker processes gives exactly the results of a serial run.
 """
 
 import logging
+import math
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from simulator import __version__
-from simulator.engine.simulation import ReplicationResult, simulate
+from simulator.engine.simulation import (
+    ReplicationResult,
+    planned_horizon_s,
+    simulate,
+)
 from simulator.pricing.cost import CostBreakdown
 from simulator.pricing.monthly import month_basis, price_replication
 from simulator.results import TopologySummary, summarise
@@ -64,7 +69,7 @@ def run_scenario(
     )
 
     results: list[ReplicationResult] = []
-    horizon = scenario.run.warmup + scenario.run.duration
+    horizon = planned_horizon_s(scenario)
     if workers <= 1 or len(tasks) == 1:
         for name, replication in tasks:
             report = None
@@ -83,9 +88,11 @@ def run_scenario(
     for name, topology in scenario.topologies.items():
         mine = [r for r in results if r.topology == name]
         costs: list[CostBreakdown] = [price_replication(r, scenario) for r in mine]
+        # Closed-loop users set no rate: each replication's month is its own.
+        rates = [r.arrived / r.window_s if r.window_s else 0.0 for r in mine]
+        bases = [month_basis(scenario, name, rate) for rate in rates]
+        basis = month_basis(scenario, name, math.fsum(rates) / len(rates))
         summaries.append(
-            summarise(
-                name, topology.description, mine, costs, month_basis(scenario, name)
-            )
+            summarise(name, topology.description, mine, costs, basis, bases)
         )
     return ScenarioResult(scenario, source, summaries)

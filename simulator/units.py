@@ -130,10 +130,14 @@ def parse_count(value: object) -> float:
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a count: write e.g. 50M or 1000")
 
-    number, suffix = _split(value, "count", "50M or 1000")
+    return _non_negative(_scaled_count(value), value, "count")
+
+
+def _scaled_count(text: str) -> float:
+    number, suffix = _split(text, "count", "50M or 1000")
     if suffix not in _COUNT_SUFFIXES:
-        raise UnitError(f"{value!r} has an unknown suffix {suffix!r}: use k, M or B")
-    return _non_negative(number * _COUNT_SUFFIXES[suffix], value, "count")
+        raise UnitError(f"{text!r} has an unknown suffix {suffix!r}: use k, M or B")
+    return number * _COUNT_SUFFIXES[suffix]
 
 
 def parse_rate(
@@ -157,8 +161,12 @@ def parse_rate(
         raise UnitError(f"{value!r} is not a rate: write e.g. 20/s or 50M/month")
 
     count_text, _, period = value.partition("/")
-    count = parse_count(count_text.strip())
+    # The sign is checked on the whole rate so the message names the rate.
+    count = _non_negative(_scaled_count(count_text.strip()), value, "rate")
     period = period.strip()
+    if not period:
+        # "20/" must not silently mean "20/s".
+        raise UnitError(f"{value!r} has no period: use s, min, h, day or month")
     if period == "month":
         seconds = hours_per_month * SECONDS_PER_HOUR
     else:
@@ -186,6 +194,8 @@ def parse_bandwidth(value: object) -> float:
     size_text, _, period = value.partition("/")
     size = parse_size(size_text.strip())
     period = period.strip()
+    if not period:
+        raise UnitError(f"{value!r} has no period: write e.g. 125MB/s")
     seconds = parse_duration(period if period[:1].isdigit() else "1" + period)
     if seconds <= 0 or size <= 0:
         raise UnitError(f"{value!r} must be above zero")

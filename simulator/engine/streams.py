@@ -28,6 +28,13 @@ class Streams:
         self.replication = replication
         self._streams: dict[str, random.Random] = {}
 
+    def seed_of(self, name: str) -> int:
+        """Return the 64-bit seed of the stream ``name`` in this replication.
+
+        Per-request draws (:mod:`simulator.engine.crn`) start from it.
+        """
+        return stream_seed(self.seed, self.replication, name)
+
     def get(self, name: str) -> random.Random:
         """Return the stream called ``name``, the same object on every call."""
         stream = self._streams.get(name)

@@ -12,9 +12,16 @@ from typing import Annotated, Any, Union
 from pydantic import Field
 
 from simulator.engine.hop import Hop
-from simulator.patterns import api_gateway, lambda_invoke, network
+from simulator.patterns import api_gateway, lambda_invoke, mesh, network, rest, rpc
 
-PATTERN_MODULES: tuple[ModuleType, ...] = (network, lambda_invoke, api_gateway)
+PATTERN_MODULES: tuple[ModuleType, ...] = (
+    network,
+    lambda_invoke,
+    api_gateway,
+    rest,
+    rpc,
+    mesh,
+)
 
 HOPS: dict[str, type[Hop]] = {
     module.HOP.pattern: module.HOP for module in PATTERN_MODULES

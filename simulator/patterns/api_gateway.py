@@ -6,6 +6,11 @@ and never reaches the backend), and gives up on the backend after the
 integration timeout (504 to the caller; the backend's work goes on). REST APIs
 bill one request per call; HTTP APIs bill one request per 512 KiB of payload.
 
+A REST API may have a response cache: a request that hits it (drawn per
+request with the cache's hit ratio) skips the backend and is answered after
+the gateway's overhead. Responses above 1 MiB are never cached. The cache is
+billed by the hour by its size, whether requests come or not.
+
 Defaults are AWS's: an account-level throttle of 10,000 requests per second with
 a burst of 5,000, and the 29 s integration timeout of REST APIs (30 s for HTTP
 APIs).
@@ -14,16 +19,25 @@ APIs).
 import math
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
+from simulator.engine.crn import uniform_for_requests
 from simulator.engine.distributions import is_zero, make_sampler
 from simulator.engine.hop import Hop, Payload
 from simulator.engine.runtime import Process, Request, RequestFailed, Runtime
 from simulator.engine.services import Service
 from simulator.scenario.base import Constant, DistributionConfig, LinkBase, StrictModel
-from simulator.scenario.types import Duration, Rate
+from simulator.scenario.types import Duration, Fraction, Rate, Size
 
 HTTP_METERING_UNIT_BYTES = 512 * 1024
+CACHEABLE_RESPONSE_BYTES = 1_048_576
+CACHE_SIZES_GB = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
+"""The cache sizes API Gateway offers, in GB."""
+
+
+def cache_price_key(size_gb: str) -> str:
+    """Return the price key of an hour of a cache of ``size_gb`` GB."""
+    return f"apigw.cache.{size_gb}gb-hours"
 
 
 class Throttle(StrictModel):
@@ -31,6 +45,39 @@ class Throttle(StrictModel):
 
     rate: Rate
     burst: int = Field(ge=1)
+
+
+class Cache(StrictModel):
+    """A REST API stage's response cache."""
+
+    hit_ratio: Fraction = Field(
+        description="Fraction of requests answered from the cache."
+    )
+    size: Size = Field(
+        description="Cache memory: one of " + ", ".join(CACHE_SIZES_GB) + " GB."
+    )
+
+    @field_validator("size")
+    @classmethod
+    def _offered_size(cls, size_bytes: float) -> float:
+        if _size_label(size_bytes) is None:
+            raise ValueError(
+                f"API Gateway caches come in {', '.join(CACHE_SIZES_GB)} GB; "
+                f"got {size_bytes / 1e9:g} GB"
+            )
+        return size_bytes
+
+    @property
+    def size_gb(self) -> str:
+        """The cache size as API Gateway names it, in GB."""
+        return _size_label(self.size) or ""
+
+
+def _size_label(size_bytes: float) -> str | None:
+    for label in CACHE_SIZES_GB:
+        if math.isclose(size_bytes, float(label) * 1e9, rel_tol=1e-9):
+            return label
+    return None
 
 
 class Config(LinkBase):
@@ -54,6 +101,16 @@ class Config(LinkBase):
         description="How long the gateway waits for the backend "
         "(default 29s for REST, 30s for HTTP).",
     )
+    cache: Cache | None = Field(
+        default=None,
+        description="Response cache (REST APIs only); null for none.",
+    )
+
+    @model_validator(mode="after")
+    def _cache_on_rest(self) -> "Config":
+        if self.cache is not None and self.flavour != "rest":
+            raise ValueError("only REST APIs have a response cache; HTTP APIs do not")
+        return self
 
 
 class TokenBucket:
@@ -105,6 +162,19 @@ class ApiGatewayHop(Hop):
         )
         runtime.meters.declare(name, self.meter_key)
 
+        self.cache = config.cache
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.throttled = 0
+        if config.cache is not None:
+            # Hits follow the request (common random numbers).
+            self.cache_draw = uniform_for_requests(
+                streams.seed_of(f"link/{name}/cache")
+            )
+            runtime.meter_allocation(
+                name, cache_price_key(config.cache.size_gb), 1.0 / 3600.0
+            )
+
     def _billed_requests(self, payload: Payload) -> float:
         if self.flavour == "rest":
             return 1.0
@@ -133,11 +203,19 @@ class ApiGatewayHop(Hop):
             yield env.timeout(delay)
 
         if self.bucket is not None and not self.bucket.take(env.now):
+            if request.measured:
+                self.throttled += 1
             raise RequestFailed("throttled", self.name)
         self.runtime.meter(
             request, self.name, self.meter_key, self._billed_requests(payload)
         )
         yield env.timeout(self.overhead())
+
+        if self._cache_hit(request, payload):
+            delay = network.leg(request, payload.response_bytes, response=True)
+            if delay:
+                yield env.timeout(delay)
+            return None
 
         backend = env.process(self._backend(request, target))
         deadline = env.timeout(self.timeout_s)
@@ -152,6 +230,33 @@ class ApiGatewayHop(Hop):
         if delay:
             yield env.timeout(delay)
         return result
+
+    def _cache_hit(self, request: Request, payload: Payload) -> bool:
+        # Drawn for every request, cacheable or not, so draws stay aligned.
+        cache = self.cache
+        if cache is None:
+            return False
+        hit = self.cache_draw(request) < cache.hit_ratio
+        hit = hit and payload.response_bytes <= CACHEABLE_RESPONSE_BYTES
+        if request.measured:
+            if hit:
+                self.cache_hits += 1
+            else:
+                self.cache_misses += 1
+        return hit
+
+    def extra_report(self) -> dict[str, object]:
+        """429s, and the cache's hits and misses if it has one."""
+        figures: dict[str, object] = {"throttled": self.throttled}
+        if self.cache is not None:
+            looked_up = self.cache_hits + self.cache_misses
+            figures["cache"] = {
+                "size_gb": float(self.cache.size_gb),
+                "hits": self.cache_hits,
+                "misses": self.cache_misses,
+                "hit_ratio": self.cache_hits / looked_up if looked_up else 0.0,
+            }
+        return figures
 
 
 HOP = ApiGatewayHop

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from simulator.engine.simulation import ReplicationResult
 from simulator.pricing.catalog import Catalog, PriceOverride, load_catalog
 from simulator.pricing.cost import CostBreakdown, Usage, bytes_to_gigabytes, price_usage
-from simulator.scenario.model import ContainerServiceConfig, Pricing, Scenario
+from simulator.scenario.model import (
+    ClosedUsers,
+    ContainerServiceConfig,
+    Pricing,
+    Scenario,
+)
 
 _BYTE_METER_PREFIX = "transfer."
 
@@ -32,13 +37,22 @@ def topology_pricing(scenario: Scenario, topology: str) -> Pricing:
     return scenario.pricing.merged(scenario.topologies[topology].pricing)
 
 
-def month_basis(scenario: Scenario, topology: str) -> MonthBasis:
-    """Return the volume and conventions a topology's month is built on."""
+def month_basis(
+    scenario: Scenario, topology: str, offered_rps: float = 0.0
+) -> MonthBasis:
+    """Return the volume and conventions a topology's month is built on.
+
+    Without ``monthly_requests`` the month's volume is the arrival rate over
+    the month; closed-loop users have no set rate, so their measured offered
+    rate (``offered_rps``) is used.
+    """
     pricing = topology_pricing(scenario, topology)
     workload = scenario.workload
     monthly = workload.monthly_requests
     if monthly is None:
-        monthly = workload.arrivals.rate * pricing.hours_per_month * 3600.0
+        arrivals = workload.arrivals
+        rate = offered_rps if isinstance(arrivals, ClosedUsers) else arrivals.rate
+        monthly = rate * pricing.hours_per_month * 3600.0
     return MonthBasis(
         monthly,
         pricing.hours_per_month,
@@ -50,7 +64,8 @@ def month_basis(scenario: Scenario, topology: str) -> MonthBasis:
 
 def monthly_usage(result: ReplicationResult, scenario: Scenario) -> list[Usage]:
     """Extrapolate one replication's metered usage to a month."""
-    basis = month_basis(scenario, result.topology)
+    offered_rps = result.arrived / result.window_s if result.window_s else 0.0
+    basis = month_basis(scenario, result.topology, offered_rps)
     window_hours = result.window_s / 3600.0
     usages: list[Usage] = []
 

@@ -6,7 +6,11 @@ across platforms and byte-identical for the same scenario and seed.
 
 from typing import Any
 
+from simulator.comparison import Comparison, compare
+from simulator.engine.warmup import BATCH_SIZE
+from simulator.messaging.report import async_document
 from simulator.pricing.cost import CostLine
+from simulator.reliability import RULE
 from simulator.results import Estimate, TopologySummary
 from simulator.runner import ScenarioResult
 from simulator.scenario.model import SCHEMA_VERSION
@@ -52,6 +56,66 @@ def _cost_line(line: CostLine) -> dict[str, Any]:
     }
 
 
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    # "latency_s.p99" -> {"latency_s": {"p99": ...}}, like a topology's figures.
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        head, _, tail = key.partition(".")
+        if tail:
+            nested.setdefault(head, {})[tail] = value
+        else:
+            nested[key] = value
+    return nested
+
+
+def _run_document(summary: TopologySummary) -> dict[str, Any]:
+    replications = summary.replications
+    document: dict[str, Any] = {
+        "warmup_s": [r.warmup_s for r in replications],
+        "window_s": [r.window_s for r in replications],
+    }
+    cuts = [r.warmup_cut for r in replications]
+    if any(cut is not None for cut in cuts):
+        document["warmup_cut"] = [
+            None
+            if cut is None
+            else {
+                "method": "MSER-5",
+                "requests": cut.requests,
+                "time_s": cut.time_s,
+                "batch_size": cut.batch_size,
+                "batches": cut.batches,
+                "steady_state_found": not cut.at_limit,
+            }
+            for cut in cuts
+        ]
+    return document
+
+
+def _with_intervals(
+    figures: dict[str, dict[str, Any]], intervals: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    return {
+        name: {**values, "ci95_half_width": intervals.get(name, {})}
+        for name, values in figures.items()
+    }
+
+
+def comparison_document(comparison: Comparison) -> dict[str, Any]:
+    """Return one topology's paired differences from the baseline."""
+    differences = comparison.differences
+    return {
+        "topology": comparison.topology,
+        "baseline": comparison.baseline,
+        "difference": _nested({k: d.mean for k, d in differences.items()}),
+        "ci95_half_width": _nested({k: d.half_width for k, d in differences.items()}),
+        "unpaired_ci95_half_width": _nested(
+            {k: d.unpaired_half_width for k, d in differences.items()}
+        ),
+        "relative": _nested({k: d.relative for k, d in differences.items()}),
+    }
+
+
 def topology_document(summary: TopologySummary) -> dict[str, Any]:
     """Return one topology's figures as a plain mapping."""
     figures = summary.figures
@@ -71,6 +135,7 @@ def topology_document(summary: TopologySummary) -> dict[str, Any]:
         },
         "errors": summary.errors,
         "error_rate": figures["error_rate"].mean,
+        "in_flight_mean": figures["in_flight_mean"].mean,
         "latency_s": {key: value.mean for key, value in summary.latency.items()},
         "cost": {
             "monthly_usd": figures["monthly_usd"].mean,
@@ -84,8 +149,14 @@ def topology_document(summary: TopologySummary) -> dict[str, Any]:
                 key: _interval(value) for key, value in summary.latency.items()
             },
         },
-        "services": summary.service_figures(),
-        "links": summary.hop_figures(),
+        "unreliable": summary.unreliable,
+        "run": _run_document(summary),
+        "littles_law": summary.littles_law(),
+        "services": _with_intervals(
+            summary.service_figures(), summary.service_intervals()
+        ),
+        "links": _with_intervals(summary.hop_figures(), summary.hop_intervals()),
+        **async_document(summary.replications),
     }
 
 
@@ -107,9 +178,28 @@ def assumptions(result: ScenarioResult) -> dict[str, Any]:
         "significant digits (at most 0.1 % above the exact sample percentile)",
         "warmup_s": scenario.run.warmup,
         "window_s": scenario.run.duration,
+        "window_requests": None
+        if scenario.run.requests is None
+        else int(scenario.run.requests),
+        "warmup": _warmup_text(scenario.run.warmup),
         "replications": scenario.run.replications,
         "interval": "t-based 95 % confidence interval over replications (half-width)",
+        "unreliable": f"flagged unreliable: {RULE}",
+        "comparisons": f"paired differences from {result.topologies[0].name} "
+        "replication by replication (common random numbers: same arrivals and "
+        "per-request work), t-based 95 % interval; unpaired: Welch's interval "
+        "as if the runs were independent",
     }
+
+
+def _warmup_text(warmup: float | str) -> str:
+    if warmup == "auto":
+        return (
+            f"auto: MSER-5 (White 1997) on latencies in arrival order, batches "
+            f"of {BATCH_SIZE}, cut chosen per replication in the first half of "
+            "the run; the replication is re-run with that warm-up"
+        )
+    return f"fixed {float(warmup):g} s"
 
 
 def build_document(result: ScenarioResult) -> dict[str, Any]:
@@ -125,5 +215,6 @@ def build_document(result: ScenarioResult) -> dict[str, Any]:
         "assumptions": assumptions(result),
         "scenario": scenario.model_dump(mode="json"),
         "topologies": [topology_document(summary) for summary in result.topologies],
+        "comparisons": [comparison_document(c) for c in compare(result.topologies)],
     }
     return dict(_clean(document))

@@ -23,6 +23,20 @@ _CSV_COLUMNS = (
     "latency_mean_s",
     "monthly_usd",
     "per_million_requests_usd",
+    "in_flight_mean",
+    "unreliable",
+)
+
+# The figures whose 95 % half-widths follow, each as a ``<figure>_ci95`` column.
+_CI_COLUMNS = (
+    "offered_rps",
+    "throughput_rps",
+    "goodput_rps",
+    "error_rate",
+    *(f"latency_{k}_s" for k in ("p50", "p90", "p95", "p99", "p999", "max", "mean")),
+    "monthly_usd",
+    "per_million_requests_usd",
+    "in_flight_mean",
 )
 
 
@@ -39,10 +53,23 @@ def to_csv(document: dict[str, Any]) -> str:
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_CSV_COLUMNS)
+    writer.writerow([*_CSV_COLUMNS, *(f"{c}_ci95" for c in _CI_COLUMNS)])
     for topology in document["topologies"]:
         latency = topology["latency_s"]
         requests = topology["requests"]
+        ci = topology["ci95_half_width"]
+        intervals = [
+            ci[key]
+            for key in ("offered_rps", "throughput_rps", "goodput_rps", "error_rate")
+        ]
+        intervals += [
+            ci["latency_s"][k]
+            for k in ("p50", "p90", "p95", "p99", "p999", "max", "mean")
+        ]
+        intervals += [
+            ci[key]
+            for key in ("monthly_usd", "per_million_requests_usd", "in_flight_mean")
+        ]
         writer.writerow(
             [
                 topology["name"],
@@ -59,6 +86,9 @@ def to_csv(document: dict[str, Any]) -> str:
                 ),
                 topology["cost"]["monthly_usd"],
                 topology["cost"]["per_million_requests_usd"],
+                topology["in_flight_mean"],
+                ";".join(topology["unreliable"]),
+                *("" if value is None else value for value in intervals),
             ]
         )
 

@@ -38,10 +38,21 @@ def check_prices(scenario: Scenario) -> list[tuple[PathKey, str]]:
         ]
 
         for key in dict.fromkeys([*meters, *overrides]):
+            path = _override_path(scenario, name, key) or pricing_path
             try:
                 resolve_price(catalog, key, overrides.get(key))
             except MissingPriceError as error:
-                problems.append((pricing_path, f"topology {name!r}: {error.args[0]}"))
+                problems.append((path, f"topology {name!r}: {error.args[0]}"))
             except ValueError as error:
-                problems.append((pricing_path, f"topology {name!r}: {error}"))
+                problems.append((path, f"topology {name!r}: {error}"))
     return problems
+
+
+def _override_path(scenario: Scenario, name: str, key: str) -> PathKey | None:
+    """Return where the override of ``key`` is written, so errors point at it."""
+    changes = scenario.topologies[name].pricing
+    if changes is not None and key in changes.overrides:
+        return ("topologies", name, "pricing", "overrides", key)
+    if key in scenario.pricing.overrides:
+        return ("pricing", "overrides", key)
+    return None

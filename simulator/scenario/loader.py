@@ -100,6 +100,14 @@ def _all_keys(model: type[BaseModel]) -> list[str]:
     return sorted(keys)
 
 
+def _tag_path(path: PathKey, error: dict[str, Any], value: Any) -> tuple[PathKey, Any]:
+    """Point an unknown union tag at its own key (``pattern``, ``kind``)."""
+    key = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+    if isinstance(value, dict) and key in value:
+        return path + (key,), value[key]
+    return path, value
+
+
 def _problems(error: ValidationError, loaded: LoadedYaml) -> list[Problem]:
     keys = _all_keys(Scenario)
     problems: list[Problem] = []
@@ -107,6 +115,8 @@ def _problems(error: ValidationError, loaded: LoadedYaml) -> list[Problem]:
     for item in error.errors(include_url=False):
         path = _data_path(loaded.data, tuple(item["loc"]))
         shown = item.get("input") if item["type"] != "missing" else None
+        if item["type"] == "union_tag_invalid":
+            path, shown = _tag_path(path, dict(item), shown)
         message = _message(dict(item), shown, path) + _suggest(item["type"], path, keys)
         if (path, message) in seen:
             continue
