@@ -7,8 +7,10 @@ M/M/c (Erlang C).
 """
 
 import math
+from collections.abc import Callable
 
 import pytest
+import simpy
 from helpers import topology_run
 
 from simulator.engine.runtime import Process, Request, Runtime
@@ -16,6 +18,7 @@ from simulator.engine.simulation import TopologyRun
 from simulator.engine.streams import Streams
 from simulator.messaging.config import QueueConfig
 from simulator.messaging.queue import CHUNK_BYTES, Message, Queue, chunks
+from simulator.metrics.age import AgeOfOldest
 from simulator.pricing.monthly import monthly_usage
 from simulator.results import estimate
 from simulator.scenario.loader import load_scenario_text
@@ -230,9 +233,9 @@ def test_fifo_holds_a_group_back_while_one_of_its_messages_is_in_flight() -> Non
     assert [m.seq for m in queue.groups["A"]] == [2]
 
 
-def start_at(env: object, at: float, body: object) -> Process:
-    yield env.timeout(at)  # type: ignore[attr-defined]
-    yield from body()  # type: ignore[operator]
+def start_at(env: simpy.Environment, at: float, body: Callable[[], Process]) -> Process:
+    yield env.timeout(at)
+    yield from body()
 
 
 def test_a_fifo_batch_takes_a_group_first_then_the_next() -> None:
@@ -245,6 +248,33 @@ def test_standard_queue_hands_out_the_oldest_first() -> None:
     _, queue = make_queue(fifo=False)
     send_all(queue, "xyz")
     assert [m.seq for m in queue._take(2)] == [1, 2]
+
+
+def test_fifo_sends_beyond_300_a_second_are_throttled() -> None:
+    text = ONE_MESSAGE.format(
+        error_rate=0.0,
+        work="1ms",
+        visibility="5s",
+        max_receives=3,
+        pollers=1,
+        size="1KB",
+    )
+    text = text.replace("rate: 1/s", "rate: 400/s").replace(
+        "duration: 1.5s", "duration: 10s"
+    )
+    text = text.replace(
+        "      q:\n        kind: queue\n",
+        "      q:\n        kind: queue\n        fifo: true\n",
+    )
+    text = text.replace("{send: q}", "{send: q, key: {keys: 100}}")
+    text = text.replace("dlq: {kind: queue,", "dlq: {kind: queue, fifo: true,")
+    result = topology_run(text).run()
+
+    # 3,999 sends in 10 s against a bucket of 300 that refills 300 a second.
+    assert result.errors["throttled"] == result.channels["q"]["throttled"]
+    # About 300 + 300 x 10 get through (less the odd token lost to rounding).
+    assert abs(result.errors["throttled"] - (3999 - 300 - 3000)) <= 3
+    assert result.channels["q"]["sent"] == 3999 - result.errors["throttled"]
 
 
 # What every call costs.
@@ -453,3 +483,16 @@ def test_three_pollers_with_exponential_work_behave_as_m_m_3() -> None:
     assert abs(sojourn.mean - expected_sojourn_s) <= 3 * sojourn.half_width
     assert abs(depth.mean - expected_depth) <= 3 * depth.half_width
     assert sojourn.half_width < 0.15 * expected_sojourn_s
+
+
+def test_age_of_the_oldest_message_is_integrated_as_it_grows() -> None:
+    age = AgeOfOldest()
+    age.update(0.0, 0.0)  # sent at 0, waiting before the window starts at 1
+    age.start(1.0)
+    age.update(3.0, 2.5)  # the oldest leaves at 3 s; the next was sent at 2.5 s
+    age.update(4.0, None)  # empty from 4 s
+
+    # From 1 to 3 s the age grows 1 -> 3 (area 4); from 3 to 4 s, 0.5 -> 1.5
+    # (area 1); then nothing waits: the mean over 1..6 s is 5 / 5.
+    assert age.average(6.0) == pytest.approx(1.0)
+    assert age.peak(6.0) == pytest.approx(3.0)

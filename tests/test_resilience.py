@@ -462,3 +462,21 @@ topologies:
     # 1 GB of memory: GB-seconds are the billed seconds.
     assert result.meters[("fn", "lambda.duration-x86")][0] == pytest.approx(billed_s)
     assert run.services["fn"].running == 0  # type: ignore[attr-defined]
+
+
+def test_a_bad_retry_setting_is_located_under_its_link() -> None:
+    # The link's pattern tag (network) is also a key of the link: the error
+    # must still point at retries.attempts, on its own line.
+    text = CHAIN.format(
+        outer="\n        pattern: network\n        retries:\n          attempts: 0",
+        inner=PLAIN,
+        work="1ms",
+        workers=1,
+        duration="1s",
+        rate="1/s",
+    )
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario_text(text, "retries.yaml")
+    problem = raised.value.problems[0]
+    assert problem.location == "topologies.t.links.outer.retries.attempts"
+    assert text.splitlines()[problem.line - 1].strip() == "attempts: 0"

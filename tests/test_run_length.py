@@ -109,9 +109,7 @@ def test_auto_warmup_is_reported_per_replication() -> None:
     document = build_document(result)
     cuts = document["topologies"][0]["run"]["warmup_cut"]
     assert [c["method"] for c in cuts] == ["MSER-5", "MSER-5"]
-    assert document["topologies"][0]["run"]["warmup_s"] == [
-        c["time_s"] for c in cuts
-    ]
+    assert document["topologies"][0]["run"]["warmup_s"] == [c["time_s"] for c in cuts]
     assert document["assumptions"]["warmup"].startswith("auto: MSER-5")
 
 

@@ -144,9 +144,7 @@ class Hop:
         """Carry the request to ``target``, run it there, and carry the response."""
         raise NotImplementedError
 
-    def attach(
-        self, callers: "list[Service | None]", callees: "list[Service]"
-    ) -> None:
+    def attach(self, callers: "list[Service | None]", callees: "list[Service]") -> None:
         """Learn the link's ends once the topology is built; nothing by default.
 
         Args:
@@ -333,7 +331,7 @@ class Hop:
             "attempts_per_call": attempts / self.calls if self.calls else 0.0,
             "errors": {cause: n for cause, n in self.errors.items() if n},
             "latency_s": self.latency.summary(),
-            **(self.guard.report(self.calls) if self.guard is not None else {}),
+            **(self.guard.report() if self.guard is not None else {}),
             **self.extra_report(),
         }
 

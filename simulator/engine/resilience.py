@@ -299,7 +299,7 @@ class Resilience:
             self.balancers[target.name] = balancer
         return balancer, target
 
-    def report(self, calls: int) -> dict[str, object]:
+    def report(self) -> dict[str, object]:
         """Return what the mechanisms did, for the link's figures."""
         figures: dict[str, object] = {
             "retries": self.retries,

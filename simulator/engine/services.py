@@ -165,8 +165,8 @@ class ContainerService(Service):
                 service's own policy (or its shared queue) decide.
         """
         env = self.env
-        balancer = self.balancer
-        picked = replica is None and balancer is not None
+        # The service's own balancer hears the outcome only of what it picked.
+        balancer = self.balancer if replica is None else None
         if replica is not None:
             pool = self.pools[replica]
         elif balancer is None:
@@ -244,9 +244,8 @@ class ContainerService(Service):
                     slot.cancel()
             if tracking and process is not None:
                 del pool.inflight[process]
-            if picked:
-                pool_index = pool.index
-                self.balancer.finished(pool_index, cause, env.now)  # type: ignore[union-attr]
+            if balancer is not None:
+                balancer.finished(pool.index, cause, env.now)
             if request.measured and cause != "cancelled":
                 self.served += 1
                 pool.served += 1

@@ -2,7 +2,8 @@
 
 Lifecycle: the warm-up runs unmeasured; the measured window starts (time-weighted
 figures reset) and requests arriving in it are measured; at its end arrivals
-stop and the run goes on for at most ``drain`` so measured requests can finish.
+stop and the run goes on for at most ``drain`` so measured requests, and the
+asynchronous flows they started (:mod:`simulator.messaging`), can finish.
 Latency is that of measured requests; throughput counts completions inside the
 window, whatever their arrival time.
 

@@ -124,8 +124,10 @@ class StepCompiler:
 
         hop = self.hops[step.via]
 
+        # The step returns the hop's own generator: no wrapper frame for every
+        # resume of the call to pass through.
         def call(request: Request) -> Process:
-            return (yield from hop.call(request, target, payload))
+            return hop.call(request, target, payload)
 
         return call
 

@@ -8,7 +8,8 @@ measured from that request's arrival to the last consumer finishing.
 
 Modules: ``config`` (the scenario models), ``flows`` (messages, deliveries and
 end-to-end flow figures), ``batch`` (running a consumer's steps over a batch),
-``queue``, ``pubsub``, ``eventlog`` (one module per pattern), ``system`` (the
+``queue`` and ``pollers`` (the queue and its consumers), ``pubsub`` (topics),
+``eventlog`` and ``groups`` (the log and its consumer groups), ``system`` (the
 channels of one running topology), ``references`` (cross-reference checks) and
 ``report`` (figures across replications).
 """

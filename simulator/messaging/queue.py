@@ -35,21 +35,17 @@ from simulator.engine.runtime import (
     Runtime,
     Scaling,
 )
-from simulator.engine.services import Service
-from simulator.messaging.batch import Batch, batch_of
-from simulator.messaging.config import QueueConfig, QueueConsumer
-from simulator.messaging.flows import FlowState, deliver
+from simulator.messaging.config import (
+    FIFO_SEND_LIMIT_PER_S,
+    QueueConfig,
+)
+from simulator.messaging.flows import FlowState
 from simulator.metrics.age import AgeOfOldest
 from simulator.metrics.histogram import LatencyHistogram
 from simulator.metrics.timeweighted import TimeWeighted
 
 CHUNK_BYTES = 64 * 1024
 """SQS bills each 64 KiB (65,536 bytes) of a call's payload as one request."""
-
-LAMBDA_INITIAL_POLLERS = 5
-LAMBDA_MAX_CONCURRENCY = 1000
-LAMBDA_SCALE_UP_GAP_S = 60.0 / 300.0
-"""A Lambda event source adds up to 300 concurrent batches a minute."""
 
 _VISIBLE, _IN_FLIGHT, _DELETED, _DEAD = range(4)
 
@@ -146,7 +142,7 @@ class Queue:
         self.no_api_latency = is_zero(config.api_latency)
         limit = config.send_limit
         if limit is None and self.fifo:
-            limit = 300.0
+            limit = FIFO_SEND_LIMIT_PER_S
         self.send_limit = limit
         self.tokens = limit or 0.0
         self.tokens_at_s = 0.0
@@ -495,126 +491,3 @@ class Queue:
         self.pollers += delta
         if self.runtime.measuring() and self.pollers > self.pollers_peak:
             self.pollers_peak = self.pollers
-
-
-class QueueConsumerRunner:
-    """The pollers of one queue's consumer: container workers or Lambda."""
-
-    def __init__(self, queue: Queue, consumer: QueueConsumer, service: Service) -> None:
-        self.queue = queue
-        self.consumer = consumer
-        self.service = service
-        self.env = queue.env
-        self.pickup = make_sampler(
-            consumer.pickup_latency,
-            queue.runtime.streams.get(f"channel/{queue.name}/pickup"),
-        )
-        self.no_pickup = is_zero(consumer.pickup_latency)
-        self.is_lambda = service.kind == "lambda"
-        self.max_pollers = consumer.max_concurrency or LAMBDA_MAX_CONCURRENCY
-        self.initial_pollers = min(LAMBDA_INITIAL_POLLERS, self.max_pollers)
-        self.next_scale_up_s = 0.0
-
-    def start(self, container_pollers: int) -> None:
-        """Start the pollers: ``container_pollers``, or Lambda's initial five."""
-        count = self.initial_pollers if self.is_lambda else container_pollers
-        for _ in range(count):
-            self._spawn()
-
-    def _spawn(self) -> None:
-        self.queue.set_pollers(1)
-        poller = self._lambda_poller() if self.is_lambda else self._container_poller()
-        self.env.process(poller)
-
-    def _container_poller(self) -> Process:
-        env = self.env
-        queue = self.queue
-        consumer = self.consumer
-        while True:
-            asked_s = env.now
-            messages = yield from queue.receive(consumer.batch_size, consumer.wait_time)
-            if not messages:
-                yield env.timeout(self._empty_pause())
-                continue
-            yield from self._pick_up(env.now > asked_s)
-
-            # One message at a time; in a FIFO queue a failure holds back the
-            # rest of its group (they come back with it, in order).
-            finished: list[Receipt] = []
-            failed_groups: set[Hashable] = set()
-            for message in messages:
-                if queue.fifo and message.group in failed_groups:
-                    continue
-                receipt = message.receipt
-                try:
-                    yield from self.service.handle(
-                        deliver(message.request, message.flow)
-                    )
-                except RequestFailed:
-                    queue.consumer_failed(message.request)
-                    failed_groups.add(message.group)
-                    continue
-                queue.consumed(message, env.now)
-                finished.append((message, receipt))
-            if finished:
-                yield from queue.delete(finished)
-
-    def _pick_up(self, waited: bool) -> Process:
-        # A receive that waited for a message hands it over after the pickup
-        # latency (what the published figures measure, on an idle queue); one
-        # that found a backlog answers after an API round trip.
-        if waited:
-            if not self.no_pickup:
-                yield self.env.timeout(self.pickup())
-        elif not self.queue.no_api_latency:
-            yield self.env.timeout(self.queue.api_latency())
-
-    def _empty_pause(self) -> float:
-        # A short poll answers after an API round trip; a long poll at its end.
-        pause = self.consumer.idle_pause
-        if self.consumer.wait_time == 0 and not self.queue.no_api_latency:
-            pause += self.queue.api_latency()
-        return pause
-
-    def _lambda_poller(self) -> Process:
-        env = self.env
-        queue = self.queue
-        consumer = self.consumer
-        while True:
-            asked_s = env.now
-            messages = yield from queue.receive(
-                consumer.batch_size, consumer.wait_time, consumer.batching_window
-            )
-            if not messages:
-                if queue.pollers > self.initial_pollers:
-                    queue.set_pollers(-1)
-                    return
-                if consumer.wait_time == 0:
-                    yield env.timeout(self._empty_pause())
-                continue
-            self._scale_up()
-            yield from self._pick_up(env.now > asked_s)
-
-            # One invocation for the batch; a failure returns every message.
-            receipts = [(m, m.receipt) for m in messages]
-            batch: Batch = batch_of([deliver(m.request, m.flow) for m in messages])
-            try:
-                yield from self.service.handle(batch)
-            except RequestFailed:
-                queue.consumer_failed(batch)
-                continue
-            for message, done_s in zip(messages, batch.done_s, strict=True):
-                queue.consumed(message, done_s)
-            yield from queue.delete(receipts)
-
-    def _scale_up(self) -> None:
-        # A backlog after a receive: one more concurrent batch, rate-limited.
-        queue = self.queue
-        now = self.env.now
-        if (
-            queue.visible_count > 0
-            and queue.pollers < self.max_pollers
-            and now >= self.next_scale_up_s
-        ):
-            self.next_scale_up_s = now + LAMBDA_SCALE_UP_GAP_S
-            self._spawn()

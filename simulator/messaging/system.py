@@ -14,10 +14,12 @@ from simulator.engine.runtime import Process, Request, Runtime
 from simulator.engine.services import Service, Step
 from simulator.messaging.batch import history_work, run_batches
 from simulator.messaging.config import KeyConfig, LogConfig, QueueConfig, TopicConfig
-from simulator.messaging.eventlog import GroupRunner, Log
+from simulator.messaging.eventlog import Log
 from simulator.messaging.flows import FlowBook, FlowFigures
+from simulator.messaging.groups import GroupRunner
+from simulator.messaging.pollers import QueueConsumerRunner
 from simulator.messaging.pubsub import Topic
-from simulator.messaging.queue import Queue, QueueConsumerRunner
+from simulator.messaging.queue import Queue
 from simulator.scenario.model import (
     ContainerServiceConfig,
     PublishStep,

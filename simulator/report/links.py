@@ -112,6 +112,9 @@ def replicas_table(document: dict[str, Any]) -> Table | None:
             served = sum(r["served"] for r in replicas.values()) or 1
             balancing = service.get("load_balancing", {})
             policy = balancing.get("policy", "")
+            if not sum(balancing.get("picked", {}).values()):
+                # Every request came with its replica chosen by a link.
+                policy = "chosen by the caller's link"
             if balancing.get("ejections"):
                 policy += f" ({_count(balancing['ejections'])} ejections)"
             table.add_row(

@@ -37,8 +37,19 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
     for position, part in enumerate(loc):
         last = position == len(loc) - 1
         if isinstance(node, dict) and part in node:
+            # A tag may also be a key (``pattern: network`` beside the
+            # ``network`` settings): it is a tag when the next part is found
+            # here and not under it.
+            following = None if last else loc[position + 1]
+            under = node[part]
+            if (
+                following is not None
+                and following in node
+                and not (isinstance(under, dict) and following in under)
+            ):
+                continue
             path.append(part)
-            node = node[part]
+            node = under
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
             node = node[part]

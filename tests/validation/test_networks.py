@@ -49,7 +49,7 @@ def test_tandem_end_to_end_percentiles_are_hypoexponential() -> None:
         """\
 name: tandem
 seed: 501
-run: {duration: 300s, warmup: 20s, drain: 1h, replications: 10}
+run: {duration: 240s, warmup: 20s, drain: 1h, replications: 10}
 workload:
   arrivals: {kind: poisson, rate: 50/s}
 topologies:
@@ -113,7 +113,7 @@ def test_fork_join_of_two_mm1_branches() -> None:
         """\
 name: fork-join
 seed: 503
-run: {duration: 300s, warmup: 20s, drain: 1h, replications: 10}
+run: {duration: 200s, warmup: 20s, drain: 1h, replications: 10}
 workload:
   arrivals: {kind: poisson, rate: 50/s}
 topologies:

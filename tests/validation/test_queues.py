@@ -81,7 +81,7 @@ def test_mm1_mean_and_sojourn_percentiles_up_to_p999() -> None:
     summary = station(
         lam,
         "{kind: exponential, mean: 10ms}",
-        duration_s=400,
+        duration_s=300,
         warmup="20s",
         replications=12,
         seed=101,
@@ -162,7 +162,7 @@ def test_mmc_mean_wait_and_queue_by_erlang_c(servers: int, duration_s: float) ->
             0.01,
             0.01**2 + 0.03**2,
             50.0,
-            600,
+            450,
         ),
     ],
 )
