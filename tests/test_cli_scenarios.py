@@ -5,7 +5,9 @@ a new file is picked up automatically) with ``--format json``, and the report's
 structure is checked. The article's scenario must reproduce its figures.
 """
 
+import csv
 import functools
+import io
 import json
 import math
 from pathlib import Path
@@ -151,17 +153,30 @@ def test_table_report_lines_topologies_up() -> None:
     assert "Monthly cost of direct" in result.stdout
 
 
-def test_csv_report_has_a_row_per_topology_and_cost_line() -> None:
-    result = invoke(
-        "run", str(ROOT / "tests" / "data" / "golden.yaml"), "--format", "csv"
-    )
+def test_csv_report_is_one_tidy_table_matching_the_json() -> None:
+    golden = str(ROOT / "tests" / "data" / "golden.yaml")
+    result = invoke("run", golden, "--format", "csv")
     assert result.exit_code == 0, result.stderr
-    summary, costs = result.stdout.split("\n\n")
-    assert summary.splitlines()[0].startswith("topology,offered_rps,")
-    assert [row.split(",")[0] for row in summary.splitlines()[1:]] == [
-        "direct",
-        "gateway",
-    ]
-    assert costs.splitlines()[0] == (
-        "topology,component,meter,quantity,unit,unit_price_usd,usd"
-    )
+    document = json.loads(invoke("run", golden, "--format", "json").stdout)
+
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows and set(rows[0]) == {
+        "topology",
+        "figure",
+        "value",
+        "ci95_half_width",
+        "unreliable",
+    }
+    by_key = {(row["topology"], row["figure"]): row for row in rows}
+
+    # Every topology figure, service and cost line is there, with the
+    # value and interval of the JSON document.
+    for topology in document["topologies"]:
+        name = topology["name"]
+        p99 = by_key[(name, "latency_s.p99")]
+        assert float(p99["value"]) == topology["latency_s"]["p99"]
+        for line in topology["cost"]["breakdown"]:
+            key = f"cost.breakdown.{line['component']}/{line['meter']}.usd"
+            assert float(by_key[(name, key)]["value"]) == line["usd"]
+        for service in topology["services"]:
+            assert (name, f"services.{service}.served") in by_key

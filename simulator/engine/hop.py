@@ -124,17 +124,20 @@ class Hop:
         if self.guard is not None:
             return (yield from self._guarded_call(request, target, payload))
 
+        # Calls are counted when they start, so that calls cancelled by an
+        # outer layer still count and tries per call never exceed the policy.
         start = self.env.now
+        measured = request.measured
+        if measured:
+            self.calls += 1
         try:
             result = yield from self.exchange(request, target, payload)
         except RequestFailed as failure:
-            if request.measured:
-                self.calls += 1
+            if measured:
                 self.errors[failure.cause] += 1
             raise
 
-        if request.measured:
-            self.calls += 1
+        if measured:
             self.latency.record(self.env.now - start)
         return result
 
@@ -164,6 +167,8 @@ class Hop:
         measured = request.measured
         start = env.now
         overall_end_s = start + guard.overall_s
+        if measured:
+            self.calls += 1
         if guard.budget is not None:
             guard.budget.call_started(start)
 
@@ -207,13 +212,11 @@ class Hop:
                 continue
 
             if measured:
-                self.calls += 1
                 self.latency.record(env.now - start)
             return result
 
     def _failed(self, request: Request, failure: RequestFailed) -> None:
         if request.measured:
-            self.calls += 1
             self.errors[failure.cause] += 1
 
     def _try(

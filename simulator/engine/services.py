@@ -150,6 +150,11 @@ class ContainerService(Service):
                 self._down_changed,
             )
 
+        # Most services have one shared queue and no faults, balancer or
+        # queue limit: they take the lean path, which does the same thing.
+        if self.balancer is None and not faults and queue_limit is None:
+            self.handle = self._handle_shared  # type: ignore[method-assign]
+
     def replica(self, index: int) -> "ReplicaTarget":
         """Return one replica as a callee, for a client-side balancer."""
         if not self.targets:
@@ -249,6 +254,53 @@ class ContainerService(Service):
             if request.measured and cause != "cancelled":
                 self.served += 1
                 pool.served += 1
+
+    def _handle_shared(self, request: Request, replica: int | None = None) -> Process:
+        # handle() for a plain shared queue, without the branches it never takes.
+        env = self.env
+        resource = self.pool
+        cancelled = True
+        slot = resource.request()
+        try:
+            # A worker that is free is granted at once; skip the event round trip.
+            if not slot.triggered:
+                self.queued.change(env.now, 1.0)
+                try:
+                    yield slot
+                finally:
+                    self.queued.change(env.now, -1.0)
+
+            busy = self.busy
+            busy.change(env.now, 1.0)
+            try:
+                cancelled = False
+                steps = self.steps
+                sampler = None
+                if len(steps) == 1:
+                    sampler = getattr(steps[0], "sampler", None)
+                if sampler is not None:
+                    # One compute step: wait here, one generator frame fewer.
+                    yield env.timeout(sampler(request))
+                else:
+                    for step in steps:
+                        yield from step(request)
+                if self.error_rate and self.error_draw(request) < self.error_rate:
+                    raise RequestFailed("failed", self.name)
+            finally:
+                busy.change(env.now, -1.0)
+        except simpy.Interrupt:
+            cancelled = True
+            if request.measured:
+                self.cancelled += 1
+            raise
+        finally:
+            if slot.triggered:
+                resource.release(slot)
+            else:
+                slot.cancel()
+            if request.measured and not cancelled:
+                self.served += 1
+                self.shared.served += 1
 
     def _faulted(self, request: Request, health: Health) -> Process:
         # What the faults holding now do before the work: fail the request

@@ -105,6 +105,8 @@ class StepCompiler:
         def compute(request: Request) -> Process:
             yield env.timeout(sample(request))
 
+        # A service whose only step is this one waits on the sampler directly.
+        compute.sampler = sample  # type: ignore[attr-defined]
         return compute
 
     def _call(self, step: CallStep) -> Step:

@@ -80,7 +80,7 @@ def _size_label(size_bytes: float) -> str | None:
     return None
 
 
-class Config(LinkBase):
+class ApiGatewayLink(LinkBase):
     """An API Gateway REST or HTTP API in front of a backend."""
 
     pattern: Literal["api-gateway"]
@@ -111,6 +111,10 @@ class Config(LinkBase):
         if self.cache is not None and self.flavour != "rest":
             raise ValueError("only REST APIs have a response cache; HTTP APIs do not")
         return self
+
+
+Config = ApiGatewayLink
+"""The name every pattern module gives its settings model."""
 
 
 class TokenBucket:

@@ -36,7 +36,7 @@ SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1000**2
 EVENT_PAYLOAD_LIMIT_BYTES = 1000**2
 
 
-class Config(LinkBase):
+class LambdaInvokeLink(LinkBase):
     """A direct invoke of a Lambda function."""
 
     pattern: Literal["lambda-invoke"]
@@ -54,6 +54,10 @@ class Config(LinkBase):
         description="Largest payload an invoke carries (default 6 MB sync, "
         "1 MB event).",
     )
+
+
+Config = LambdaInvokeLink
+"""The name every pattern module gives its settings model."""
 
 
 class LambdaInvokeHop(Hop):

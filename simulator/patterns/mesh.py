@@ -71,7 +71,7 @@ class Mtls(StrictModel):
     )
 
 
-class Config(LinkBase):
+class MeshLink(LinkBase):
     """A link through an Istio- or Linkerd-like service mesh."""
 
     pattern: Literal["mesh"]
@@ -79,6 +79,10 @@ class Config(LinkBase):
     mtls: Mtls | None = Field(
         default=Mtls(), description="mTLS between sidecars; null for plaintext."
     )
+
+
+Config = MeshLink
+"""The name every pattern module gives its settings model."""
 
 
 class MeshHop(Hop):

@@ -12,10 +12,14 @@ from simulator.engine.services import Service
 from simulator.scenario.base import LinkBase
 
 
-class Config(LinkBase):
+class NetworkLink(LinkBase):
     """A plain network link: ``network`` settings only."""
 
     pattern: Literal["network"]
+
+
+Config = NetworkLink
+"""The name every pattern module gives its settings model."""
 
 
 class NetworkHop(Hop):

@@ -29,7 +29,7 @@ StatusCode = Annotated[int, Field(ge=400, le=599)]
 _THROTTLED_STATUS = 429
 
 
-class Config(WireConfig):
+class RestLink(WireConfig):
     """A REST (HTTP/1.1 and JSON) link."""
 
     pattern: Literal["rest"]
@@ -49,6 +49,10 @@ class Config(WireConfig):
         if total > 1.0:
             raise ValueError(f"failure fractions add up to {total:g}, above 1")
         return self
+
+
+Config = RestLink
+"""The name every pattern module gives its settings model."""
 
 
 class RestHop(WireHop):

@@ -33,7 +33,7 @@ _CANCELLED = object()
 """What a callee's process returns when its call was cancelled."""
 
 
-class Config(WireConfig):
+class RpcLink(WireConfig):
     """A gRPC-like link."""
 
     pattern: Literal["rpc"]
@@ -47,6 +47,10 @@ class Config(WireConfig):
         description="Cancel the callee's work when the deadline passes (gRPC "
         "does); false: it runs on and its answer is dropped.",
     )
+
+
+Config = RpcLink
+"""The name every pattern module gives its settings model."""
 
 
 class RpcHop(WireHop):

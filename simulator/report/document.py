@@ -13,7 +13,11 @@ from simulator.pricing.cost import CostLine
 from simulator.reliability import RULE
 from simulator.results import Estimate, TopologySummary
 from simulator.runner import ScenarioResult
-from simulator.scenario.model import SCHEMA_VERSION
+from simulator.scenario.model import (
+    SCHEMA_VERSION,
+    ContainerServiceConfig,
+    Scenario,
+)
 
 _DIGITS = 10
 
@@ -202,6 +206,20 @@ def _warmup_text(warmup: float | str) -> str:
     return f"fixed {float(warmup):g} s"
 
 
+def _unpriced(scenario: Scenario, topology: str) -> dict[str, list[str]]:
+    # Container services cost nothing unless the scenario prices them: say so
+    # rather than let a $0 line pass for a fact.
+    services = scenario.topologies[topology].services
+    return {
+        "unpriced": [
+            name
+            for name, config in services.items()
+            if isinstance(config, ContainerServiceConfig)
+            and config.hourly_price is None
+        ]
+    }
+
+
 def build_document(result: ScenarioResult) -> dict[str, Any]:
     """Return the whole report as a JSON-ready mapping."""
     scenario = result.scenario
@@ -214,7 +232,10 @@ def build_document(result: ScenarioResult) -> dict[str, Any]:
         "seed": scenario.seed,
         "assumptions": assumptions(result),
         "scenario": scenario.model_dump(mode="json"),
-        "topologies": [topology_document(summary) for summary in result.topologies],
+        "topologies": [
+            {**topology_document(summary), **_unpriced(scenario, summary.name)}
+            for summary in result.topologies
+        ],
         "comparisons": [comparison_document(c) for c in compare(result.topologies)],
     }
     return dict(_clean(document))

@@ -3,41 +3,8 @@
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
-
-_CSV_COLUMNS = (
-    "topology",
-    "offered_rps",
-    "throughput_rps",
-    "goodput_rps",
-    "arrived",
-    "succeeded",
-    "failed",
-    "error_rate",
-    "latency_p50_s",
-    "latency_p90_s",
-    "latency_p95_s",
-    "latency_p99_s",
-    "latency_p999_s",
-    "latency_max_s",
-    "latency_mean_s",
-    "monthly_usd",
-    "per_million_requests_usd",
-    "in_flight_mean",
-    "unreliable",
-)
-
-# The figures whose 95 % half-widths follow, each as a ``<figure>_ci95`` column.
-_CI_COLUMNS = (
-    "offered_rps",
-    "throughput_rps",
-    "goodput_rps",
-    "error_rate",
-    *(f"latency_{k}_s" for k in ("p50", "p90", "p95", "p99", "p999", "max", "mean")),
-    "monthly_usd",
-    "per_million_requests_usd",
-    "in_flight_mean",
-)
 
 
 def to_json(document: dict[str, Any]) -> str:
@@ -45,68 +12,84 @@ def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def to_csv(document: dict[str, Any]) -> str:
-    """Return one CSV row per topology, then one per cost line.
+_CSV_HEADER = ("topology", "figure", "value", "ci95_half_width", "unreliable")
+_SKIPPED = {"name", "description", "ci95_half_width", "unreliable"}
 
-    The first table has a row per topology; after a blank line the second has
-    a row per topology, component and meter of the cost breakdown.
+
+def _label(item: dict[str, Any], index: int) -> str:
+    # Rows of a list are named by what they are, not by their position.
+    if "component" in item and "meter" in item:
+        return f"{item['component']}/{item['meter']}"
+    return str(item.get("name", index))
+
+
+def _leaves(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _leaves(child, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            label = _label(child, index) if isinstance(child, dict) else str(index)
+            yield from _leaves(child, (*path, label))
+    else:
+        yield path, value
+
+
+def _interval(intervals: dict[str, Any], path: tuple[str, ...]) -> Any:
+    # Half-widths mirror the figures' paths where they exist.
+    node: Any = intervals
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    if isinstance(node, dict):
+        return None
+    return node
+
+
+def to_csv(document: dict[str, Any]) -> str:
+    """Return every figure of every topology as one long (tidy) CSV table.
+
+    One row per topology and figure: the figure's dotted path in the JSON
+    document (``latency_s.p99``, ``services.orders.utilisation``,
+    ``cost.breakdown.orders/lambda.requests.usd``), its value, its 95 %
+    half-width where there is one, and whether it is flagged unreliable. Paired
+    differences from the first topology follow as ``comparison`` rows.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*_CSV_COLUMNS, *(f"{c}_ci95" for c in _CI_COLUMNS)])
-    for topology in document["topologies"]:
-        latency = topology["latency_s"]
-        requests = topology["requests"]
-        ci = topology["ci95_half_width"]
-        intervals = [
-            ci[key]
-            for key in ("offered_rps", "throughput_rps", "goodput_rps", "error_rate")
-        ]
-        intervals += [
-            ci["latency_s"][k]
-            for k in ("p50", "p90", "p95", "p99", "p999", "max", "mean")
-        ]
-        intervals += [
-            ci[key]
-            for key in ("monthly_usd", "per_million_requests_usd", "in_flight_mean")
-        ]
-        writer.writerow(
-            [
-                topology["name"],
-                topology["offered_rps"],
-                topology["throughput_rps"],
-                topology["goodput_rps"],
-                requests["arrived"],
-                requests["succeeded"],
-                requests["failed"],
-                topology["error_rate"],
-                *(
-                    latency[k]
-                    for k in ("p50", "p90", "p95", "p99", "p999", "max", "mean")
-                ),
-                topology["cost"]["monthly_usd"],
-                topology["cost"]["per_million_requests_usd"],
-                topology["in_flight_mean"],
-                ";".join(topology["unreliable"]),
-                *("" if value is None else value for value in intervals),
-            ]
-        )
+    writer.writerow(_CSV_HEADER)
 
-    writer.writerow([])
-    writer.writerow(
-        ["topology", "component", "meter", "quantity", "unit", "unit_price_usd", "usd"]
-    )
     for topology in document["topologies"]:
-        for line in topology["cost"]["breakdown"]:
+        intervals = topology.get("ci95_half_width", {})
+        unreliable = set(topology.get("unreliable", ()))
+        for path, value in _leaves(
+            {k: v for k, v in topology.items() if k not in _SKIPPED}, ()
+        ):
+            figure = ".".join(path)
+            half_width = _interval(intervals, path)
             writer.writerow(
                 [
                     topology["name"],
-                    line["component"],
-                    line["meter"],
-                    line["quantity"],
-                    line["unit"],
-                    line["unit_price_usd"],
-                    line["usd"],
+                    figure,
+                    "" if value is None else value,
+                    "" if half_width is None else half_width,
+                    "yes" if figure in unreliable else "",
+                ]
+            )
+
+    for comparison in document.get("comparisons", ()):
+        name = f"{comparison['topology']} - {comparison['baseline']}"
+        intervals = comparison.get("ci95_half_width", {})
+        for path, value in _leaves(comparison.get("difference", {}), ()):
+            half_width = _interval(intervals, path)
+            writer.writerow(
+                [
+                    name,
+                    "difference." + ".".join(path),
+                    value,
+                    "" if half_width is None else half_width,
+                    "",
                 ]
             )
     return out.getvalue()

@@ -46,6 +46,11 @@ def _unit_price(usd: float) -> str:
     return f"${usd:,.4g}"
 
 
+def _count(value: float) -> str:
+    # Counts averaged over replications may be fractional; say so.
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
 def _quantity(value: float) -> str:
     if value >= 1e6:
         return f"{value / 1e6:,.2f} M"
@@ -111,6 +116,9 @@ def side_by_side(document: dict[str, Any]) -> Table:
 
     def figure(label: str, key: str, digits: int, scale: float = 1.0) -> None:
         def cell(t: dict[str, Any]) -> Text | str:
+            if key.startswith("latency_s.") and not t["requests"]["succeeded"]:
+                # No successful request: there is no latency to show.
+                return Text("—", style="dim")
             mean, half_width = _figure(t, key)
             return _marked(t, key, _with_interval(mean, half_width, digits, scale))
 
@@ -134,6 +142,14 @@ def side_by_side(document: dict[str, Any]) -> Table:
                 f"  {cause.replace('_', ' ')}",
                 lambda t, c=cause: f"{t['errors'][c]:,}",
             )
+
+    def unfinished(t: dict[str, Any]) -> str:
+        requests = t["requests"]
+        share = requests["in_flight"] / max(requests["arrived"], 1) * 100
+        return f"{requests['in_flight']:,} ({share:.2f} %)"
+
+    if any(t["requests"]["in_flight"] for t in topologies):
+        row("unfinished at the end", unfinished)
     figure("in flight (time-avg)", "in_flight_mean", 2)
     table.add_section()
     for key, label in _LATENCY_KEYS:
@@ -180,7 +196,15 @@ def cost_table(topology: dict[str, Any]) -> Table:
         f"Monthly cost of {topology['name']}: {_money(cost['monthly_usd'])} "
         f"for {cost['monthly_requests'] / 1e6:,.2f} M requests"
     )
-    table = Table(title=title, title_justify="left")
+    caption = None
+    if topology.get("unpriced"):
+        caption = (
+            f"Not priced (no hourly_price): {', '.join(topology['unpriced'])}; "
+            "their compute is not in the total."
+        )
+    table = Table(
+        title=title, title_justify="left", caption=caption, caption_justify="left"
+    )
     table.add_column("component")
     table.add_column("meter")
     table.add_column("quantity", justify="right")
@@ -257,7 +281,7 @@ def services_table(document: dict[str, Any]) -> Table:
                 ),
                 ""
                 if container
-                else f"{service['cold_starts']:,.0f} "
+                else f"{_count(service['cold_starts'])} "
                 f"({service['cold_start_rate'] * 100:.2f} %)",
                 "" if container else f"{service['throttled']:,.0f}",
             )
