@@ -20,8 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-import simpy
-
+from simulator.engine.detached import CANCELLED, detached, wait_for
 from simulator.engine.distributions import is_zero, make_sampler
 from simulator.engine.resilience import Resilience
 from simulator.engine.runtime import (
@@ -37,7 +36,6 @@ from simulator.scenario.base import LinkBase, NetworkSettings
 if TYPE_CHECKING:
     from simulator.engine.services import Service
 
-_CANCELLED = object()
 """What a detached try returns when it was cancelled."""
 
 # Which data-transfer meter each zone runs on, for (request leg, response leg),
@@ -284,17 +282,9 @@ class Hop:
         if remaining_s <= 0:
             raise RequestFailed("timeout", self.name)
 
-        child = env.process(self._detached(request, target, payload))
-        try:
-            yield child | env.timeout(remaining_s)
-        except simpy.Interrupt:
-            # The caller itself was cancelled: so is this try, if this link
-            # cancels what it gives up on.
-            if guard.cancel and child.is_alive:
-                child.interrupt()
-            raise
-
-        if not child.triggered:
+        child = env.process(detached(self.exchange(request, target, payload)))
+        finished = yield from wait_for(env, child, deadline_s, guard.cancel)
+        if not finished:
             if guard.cancel:
                 child.interrupt()
                 if request.measured:
@@ -303,21 +293,9 @@ class Hop:
         result = child.value
         if isinstance(result, RequestFailed):
             raise result
-        if result is _CANCELLED:
+        if result is CANCELLED:
             raise RequestFailed("failed", self.name)
         return result
-
-    def _detached(
-        self, request: Request, target: "Service", payload: Payload
-    ) -> Process:
-        # Failures and cancellation come back as values: nobody may be
-        # waiting for this process any more when it ends.
-        try:
-            return (yield from self.exchange(request, target, payload))
-        except RequestFailed as failure:
-            return failure
-        except simpy.Interrupt:
-            return _CANCELLED
 
     def report(self) -> dict[str, object]:
         """Return what this hop measured, for the per-hop part of the report.

@@ -23,13 +23,13 @@ from typing import Literal
 import simpy
 from pydantic import Field
 
+from simulator.engine.detached import detached, wait_for
 from simulator.engine.hop import Payload
 from simulator.engine.runtime import Process, Request, RequestFailed, Runtime
 from simulator.engine.services import Service
 from simulator.patterns.wire import WireConfig, WireHop
 from simulator.scenario.types import Duration
 
-_CANCELLED = object()
 """What a callee's process returns when its call was cancelled."""
 
 
@@ -96,18 +96,15 @@ class RpcHop(WireHop):
             self._count_exceeded(request)
             raise RequestFailed("timeout", self.name)
 
+        # The call runs as a child so the caller can stop waiting for it; a
+        # cancelled caller cancels it too, as gRPC's cancellation follows the
+        # chain down.
         callee_request = replace(request, deadline_s=deadline_s)
-        call = env.process(self._call(request, target, payload, callee_request))
-        try:
-            yield call | env.timeout(deadline_s - now)
-        except simpy.Interrupt:
-            # The caller itself was cancelled: so is this call, like gRPC's
-            # cancellation that follows the chain down.
-            if self.cancel and call.is_alive:
-                call.interrupt()
-            raise
-
-        if not call.triggered:
+        call = env.process(
+            detached(self.carry(request, target, payload, callee_request))
+        )
+        finished = yield from wait_for(env, call, deadline_s, self.cancel)
+        if not finished:
             self._count_exceeded(request)
             if self.cancel:
                 call.interrupt()
@@ -122,23 +119,6 @@ class RpcHop(WireHop):
         if env.now >= deadline_s:
             self._count_exceeded(request)
             raise RequestFailed("timeout", self.name)
-        return result
-
-    def _call(
-        self,
-        request: Request,
-        target: Service,
-        payload: Payload,
-        callee_request: Request,
-    ) -> Process:
-        # The call as a process of its own, so the caller can stop waiting
-        # for it; failures and cancellation come back as values.
-        try:
-            result = yield from self.carry(request, target, payload, callee_request)
-        except RequestFailed as failure:
-            return failure
-        except simpy.Interrupt:
-            return _CANCELLED
         return result
 
     def _count_exceeded(self, request: Request) -> None:
