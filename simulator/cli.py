@@ -105,21 +105,31 @@ def run(
     try:
         result = _run_with_progress(scenario, scenario_file, workers)
         document = build_document(result)
+        report = None
+        if output_format == "json":
+            report = to_json(document)
+        elif output_format == "csv":
+            report = to_csv(document)
     except Exception as error:  # a bug or an impossible model: say so, exit 1
         log.debug("simulation failed", exc_info=True)
         click.echo(f"error: simulation of {scenario_file} failed: {error}", err=True)
         sys.exit(EXIT_RUNTIME)
 
-    if output_format == "json":
-        sys.stdout.write(to_json(document))
-    elif output_format == "csv":
-        sys.stdout.write(to_csv(document))
-    else:
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            # A report piped to a file or a pager should not wrap at 80 columns.
-            console = Console(highlight=False, width=140)
-        render(document, console)
+    try:
+        if report is not None:
+            sys.stdout.write(report)
+            sys.stdout.flush()
+        else:
+            console = Console(highlight=False, markup=False)
+            if not console.is_terminal:
+                # A report piped to a file or a pager should not wrap at 80 columns.
+                console = Console(highlight=False, markup=False, width=140)
+            render(document, console)
+    except OSError as error:
+        click.echo(
+            f"error: cannot write the report: {error.strerror or error}", err=True
+        )
+        sys.exit(EXIT_RUNTIME)
 
 
 def _run_with_progress(scenario: Scenario, source: str, workers: int) -> Any:
@@ -181,7 +191,13 @@ def schema(output: Path | None) -> None:
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "isc-sim scenario"
     text = json.dumps(document, indent=2) + "\n"
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+    try:
+        if output is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        where = output if output is not None else "stdout"
+        click.echo(f"error: cannot write {where}: {error.strerror or error}", err=True)
+        sys.exit(EXIT_BAD_INPUT if output is not None else EXIT_RUNTIME)

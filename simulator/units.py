@@ -62,6 +62,8 @@ def _split(text: str, what: str, example: str) -> tuple[float, str]:
 
 
 def _non_negative(value: float, text: object, what: str) -> float:
+    if not math.isfinite(value):
+        raise UnitError(f"{text!r} is not a finite {what}")
     if value < 0:
         raise UnitError(f"{text!r} is negative: a {what} must be zero or more")
     return value

@@ -16,7 +16,7 @@ from simulator.scenario.types import Bandwidth, Duration
 class StrictModel(BaseModel):
     """A scenario section: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Constant(StrictModel):
@@ -78,6 +78,15 @@ class Lognormal(StrictModel):
             raise ValueError("lognormal mean must be above zero")
         if by_percentiles and not (0 < (self.p50 or 0) <= (self.p99 or 0)):
             raise ValueError("lognormal needs 0 < p50 <= p99")
+        try:
+            mu, sigma = self.mu_sigma()
+        except (ArithmeticError, ValueError):
+            raise ValueError("lognormal parameters out of range") from None
+        if not (math.isfinite(mu) and math.isfinite(sigma)) or sigma <= 0:
+            raise ValueError(
+                "lognormal needs a spread: sd > 0, or p99 above p50 "
+                "(use a constant for a fixed duration)"
+            )
         return self
 
     def mu_sigma(self) -> tuple[float, float]:

@@ -154,9 +154,14 @@ def parse_scenario(loaded: LoadedYaml, source: str) -> Scenario:
     except ValidationError as error:
         raise ScenarioError(source, _problems(error, loaded)) from None
 
-    broken = check_references(scenario)
-    if not broken:
-        broken = check_prices(scenario)
+    try:
+        broken = check_references(scenario)
+        if not broken:
+            broken = check_prices(scenario)
+    except (ArithmeticError, ValueError) as error:
+        # A value the schema let through that the model cannot be built with.
+        problem = Problem("", f"the scenario cannot be built: {error}")
+        raise ScenarioError(source, [problem]) from None
     if broken:
         problems = []
         for path, message in broken:

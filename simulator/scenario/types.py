@@ -5,6 +5,7 @@ base unit, stores the base unit (seconds, bytes, per second, dollars) and
 publishes a JSON Schema that editors can use to complete and check files.
 """
 
+import math
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
@@ -15,9 +16,14 @@ from simulator import units
 def _checked(parse: Any) -> Any:
     def validate(value: object) -> float:
         try:
-            return float(parse(value))
+            result = float(parse(value))
         except units.UnitError as error:
             raise ValueError(str(error)) from None
+        except OverflowError:
+            raise ValueError(f"{value!r} is too large a number") from None
+        if not math.isfinite(result):
+            raise ValueError(f"{value!r} is not a finite number")
+        return result
 
     return BeforeValidator(validate)
 

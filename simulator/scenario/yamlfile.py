@@ -17,6 +17,12 @@ from simulator.errors import Problem, ScenarioError
 
 PathKey = tuple[str | int, ...]
 
+MAX_VALUES = 200_000
+"""The most values a scenario document may expand to."""
+
+MAX_FILE_BYTES = 10_000_000
+"""The largest scenario file read."""
+
 
 @dataclass(frozen=True)
 class LoadedYaml:
@@ -47,20 +53,42 @@ def _build(
 ) -> Any:
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
 
+    # Aliases can make a small file expand without end (a "billion laughs").
+    if len(positions) > MAX_VALUES:
+        raise _problem(
+            source,
+            node,
+            path,
+            f"the document expands to more than {MAX_VALUES:,} values "
+            "(aliases repeated too often)",
+        )
+
     if isinstance(node, yaml.MappingNode):
+        # Keys written here may repeat none of their own, but may override
+        # keys brought in by a merge (<<), as YAML allows.
+        merge_tag = "tag:yaml.org,2002:merge"
+        explicit = {id(k) for k, _ in node.value if k.tag != merge_tag}
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
+        own: set[Any] = set()
         for key_node, value_node in node.value:
             key = _scalar(loader, key_node)
             if not isinstance(key, Hashable):
                 raise _problem(source, key_node, path, "a mapping key must be a scalar")
-            if key in result:
+            if id(key_node) not in explicit:
+                if key not in result:
+                    result[key] = _build(
+                        loader, value_node, path + (str(key),), positions, source
+                    )
+                continue
+            if key in own:
                 raise _problem(
                     source,
                     key_node,
                     path + (str(key),),
                     f"duplicate key {key!r}: each key may appear once in a mapping",
                 )
+            own.add(key)
             child = path + (str(key),)
             result[key] = _build(loader, value_node, child, positions, source)
             positions[child] = (
@@ -99,7 +127,10 @@ def load_yaml_text(text: str, source: str) -> LoadedYaml:
         ScenarioError: The text is not YAML, holds several documents or repeats
             a key.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as error:
+        raise ScenarioError(source, [Problem("", f"not valid YAML: {error}")]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -117,6 +148,12 @@ def load_yaml_text(text: str, source: str) -> LoadedYaml:
         raise ScenarioError(source, [Problem("", message, line, column)]) from None
     except yaml.YAMLError as error:
         raise ScenarioError(source, [Problem("", f"not valid YAML: {error}")]) from None
+    except RecursionError:
+        message = "nested too deeply, or an alias refers to itself"
+        raise ScenarioError(source, [Problem("", message)]) from None
+    except (ValueError, OverflowError) as error:
+        # A tagged or implicit scalar YAML cannot convert (2020-02-30, !!float x).
+        raise ScenarioError(source, [Problem("", f"bad value: {error}")]) from None
     finally:
         loader.dispose()
 
@@ -124,6 +161,12 @@ def load_yaml_text(text: str, source: str) -> LoadedYaml:
 def load_yaml_file(path: Path) -> LoadedYaml:
     """Read and parse a YAML file, turning I/O failures into a ScenarioError."""
     try:
+        # Devices and pipes could be endless; a scenario is a regular file.
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise ScenarioError(str(path), [Problem("", "not a regular file")])
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            message = f"larger than {MAX_FILE_BYTES // 1_000_000} MB: not a scenario"
+            raise ScenarioError(str(path), [Problem("", message)])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(str(path), [Problem("", "no such file")]) from None
