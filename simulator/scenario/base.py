@@ -161,6 +161,7 @@ class NetworkSettings(StrictModel):
     latency: DistributionConfig = Constant(value=0.0)
     bandwidth: Bandwidth | None = Field(
         default=None,
+        gt=0,
         description="Bytes per second (payload time = size / bandwidth); "
         "omit for no payload time.",
     )

@@ -107,9 +107,9 @@ class RepeatSettings(StrictModel):
     steps: Annotated[list["Step"], Field(min_length=1)]
     again: float = Field(
         ge=0.0,
-        lt=1.0,
+        le=0.99,
         description="Probability of another pass after each pass (feedback); "
-        "passes are geometric with mean 1 / (1 - again).",
+        "passes are geometric with mean 1 / (1 - again), at most 100 on average.",
     )
 
 
