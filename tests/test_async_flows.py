@@ -265,7 +265,8 @@ def test_partitions_bound_consumers_and_a_hot_key_overloads_one() -> None:
         return topologies[name]["async_flows"]["orders"]  # type: ignore[no-any-return]
 
     def group(name: str) -> dict[str, Any]:
-        return topologies[name]["channels"]["orders"]["groups"]["search"]  # type: ignore[no-any-return]
+        groups = topologies[name]["channels"]["orders"]["groups"]
+        return groups["search"]  # type: ignore[no-any-return]
 
     assert flow("8-partitions-16-consumers") == flow("8-partitions-8-consumers")
     assert group("8-partitions-16-consumers")["active_consumers"] == 8

@@ -6,12 +6,12 @@ compared to 1e-9 s: only floating-point rounding is tolerated, not a model
 difference. Windows are chosen so no event falls on a boundary by rounding.
 """
 
-import textwrap
-
 import pytest
-from helpers import Outcome, topology_run, trace
+import tiny
+from helpers import Outcome
+from tiny import simulate
 
-from simulator.engine.simulation import ReplicationResult, TopologyRun
+from simulator.engine.simulation import TopologyRun
 from simulator.patterns.api_gateway import TokenBucket
 
 EXACT = 1e-9
@@ -28,28 +28,18 @@ def build(
     request_size: str = "1000B",
     response_size: str = "1000B",
 ) -> TopologyRun:
-    """Build topology ``t`` from its YAML body and the run settings."""
-    topology = textwrap.indent(textwrap.dedent(body).strip(), "    ")
-    text = f"""\
-name: engine order
-seed: 11
-run: {{duration: {duration}, warmup: {warmup}, drain: {drain}}}
-workload:
-  arrivals: {{kind: {arrivals}, rate: {rate}}}
-  request_size: {request_size}
-  response_size: {response_size}
-topologies:
-  t:
-{topology}
-"""
-    return topology_run(text)
-
-
-def simulate(run: TopologyRun) -> tuple[list[Outcome], ReplicationResult]:
-    """Run with the entrypoint probe; outcomes sorted by request id."""
-    outcomes = trace(run)
-    result = run.run()
-    return sorted(outcomes, key=lambda o: o.id), result
+    """Build topology ``t`` with this file's defaults (10 a second, seed 11)."""
+    return tiny.build(
+        body,
+        rate=rate,
+        duration=duration,
+        warmup=warmup,
+        drain=drain,
+        arrivals=arrivals,
+        request_size=request_size,
+        response_size=response_size,
+        seed=11,
+    )
 
 
 def latencies(outcomes: list[Outcome]) -> list[float]:
