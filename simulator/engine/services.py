@@ -327,23 +327,22 @@ class ContainerService(Service):
             if process.is_alive:
                 process.interrupt(crash)
 
+    def _levels(self) -> list[TimeWeighted]:
+        # Every time-weighted figure of the service and its replicas.
+        replicas = [pool.busy for pool in self.pools if pool.busy is not None]
+        return [self.busy, self.queued, *replicas]
+
     def start_window(self) -> None:
         """Start the measured window: reset time-weighted figures."""
         now = self.env.now
-        self.busy.start(now)
-        self.queued.start(now)
-        for pool in self.pools:
-            if pool.busy is not None:
-                pool.busy.start(now)
+        for level in self._levels():
+            level.start(now)
 
     def end_window(self) -> None:
         """End the measured window: stop time-weighted figures (not the drain)."""
         now = self.env.now
-        self.busy.stop(now)
-        self.queued.stop(now)
-        for pool in self.pools:
-            if pool.busy is not None:
-                pool.busy.stop(now)
+        for level in self._levels():
+            level.stop(now)
 
     def report(self, now: float) -> dict[str, Any]:
         """Return utilisation and queue length, time-weighted over the window."""

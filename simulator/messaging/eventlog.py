@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.engine.distributions import is_zero, make_sampler
 from simulator.engine.runtime import Process, Request, Runtime
 from simulator.messaging.config import LogConfig
-from simulator.messaging.flows import FlowState
+from simulator.messaging.flows import Envelope, FlowState
 
 if TYPE_CHECKING:
     from simulator.messaging.groups import GroupRunner
@@ -42,22 +42,10 @@ def put_units(size_bytes: float) -> int:
     return max(1, math.ceil(size_bytes / PUT_UNIT_BYTES))
 
 
-class Record:
+class Record(Envelope):
     """One live record in a partition."""
 
-    __slots__ = ("request", "flow", "sent_s", "size_bytes")
-
-    def __init__(
-        self,
-        request: Request,
-        flow: FlowState | None,
-        sent_s: float,
-        size_bytes: float,
-    ) -> None:
-        self.request = request
-        self.flow = flow
-        self.sent_s = sent_s
-        self.size_bytes = size_bytes
+    __slots__ = ()
 
 
 class _ProduceBatch:

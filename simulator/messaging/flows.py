@@ -169,3 +169,28 @@ class FlowBook:
         for tracker in self.trackers.values():
             tracker.figures.in_flight = len(tracker.open)
         return {name: t.figures for name, t in self.trackers.items()}
+
+
+class Envelope:
+    """What every message, event or record carries through a channel.
+
+    Attributes:
+        request: The request that caused it.
+        flow: The asynchronous flow it belongs to, if that flow is measured.
+        sent_s: When it was sent or published.
+        size_bytes: Its payload size.
+    """
+
+    __slots__ = ("request", "flow", "sent_s", "size_bytes")
+
+    def __init__(
+        self,
+        request: Request,
+        flow: "FlowState | None",
+        sent_s: float,
+        size_bytes: float,
+    ) -> None:
+        self.request = request
+        self.flow = flow
+        self.sent_s = sent_s
+        self.size_bytes = size_bytes

@@ -39,7 +39,7 @@ from simulator.messaging.config import (
     FIFO_SEND_LIMIT_PER_S,
     QueueConfig,
 )
-from simulator.messaging.flows import FlowState
+from simulator.messaging.flows import Envelope, FlowState
 from simulator.metrics.age import AgeOfOldest
 from simulator.metrics.histogram import LatencyHistogram
 from simulator.metrics.timeweighted import TimeWeighted
@@ -55,14 +55,10 @@ def chunks(size_bytes: float) -> int:
     return max(1, math.ceil(size_bytes / CHUNK_BYTES))
 
 
-class Message:
+class Message(Envelope):
     """One message in a queue, with the request and flow it belongs to."""
 
     __slots__ = (
-        "request",
-        "flow",
-        "sent_s",
-        "size_bytes",
         "group",
         "seq",
         "state",
@@ -80,10 +76,7 @@ class Message:
         group: Hashable,
         seq: int,
     ) -> None:
-        self.request = request
-        self.flow = flow
-        self.sent_s = sent_s
-        self.size_bytes = size_bytes
+        super().__init__(request, flow, sent_s, size_bytes)
         self.group = group
         self.seq = seq
         self.state = _VISIBLE
